@@ -1,0 +1,131 @@
+"""The ``modelops`` command.
+
+``modelops status [--json] [--spark]``   the platform's state
+``modelops data generate ...``           synthetic landing data with drift scenarios
+
+Errors a user can fix (bad settings, unreachable components, bad arguments) print one line
+``modelops: error: ...`` and exit 2; nothing prints a traceback for them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Any
+
+from modelops import __version__
+from modelops.settings import Settings, SettingsError, get_settings
+
+EXIT_USER_ERROR = 2
+
+
+class CommandError(RuntimeError):
+    """A failure the user can act on; printed as one line."""
+
+
+def status(settings: Settings, *, spark: bool = False) -> dict[str, Any]:
+    """The platform's state as a JSON-ready dict (keys are a stable interface)."""
+    from modelops import health
+    from modelops.monitoring.store import safe_url
+
+    checks = [health.check_home, health.check_lake, health.check_store, health.check_mlflow]
+    checks.append(health.check_spark if spark else health.check_spark_static)
+    components = health.collect(settings, checks)
+    return {
+        "version": __version__,
+        "home": str(settings.home),
+        "mlflow_tracking_uri": settings.mlflow_tracking_uri,
+        "monitoring_store_url": safe_url(settings.store_url),
+        "components": {name: {k: v for k, v in c.as_dict().items() if k != "name"} for name, c in components.items()},
+    }
+
+
+def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
+    state = status(settings, spark=args.spark)
+    if args.json:
+        print(json.dumps(state, indent=2, default=str))
+    else:
+        print(f"modelops {state['version']}  home {state['home']}")
+        for name, comp in state["components"].items():
+            print(f"  {'ok ' if comp['ok'] else 'FAIL'} {name:<7} {comp['detail']}")
+    return 0 if all(c["ok"] for c in state["components"].values()) else 1
+
+
+def _cmd_data_generate(args: argparse.Namespace, settings: Settings) -> int:
+    from modelops import datasets
+
+    try:
+        result = datasets.write_landing(
+            args.landing or settings.landing_root,
+            start=args.start,
+            days=args.days,
+            rows_per_day=args.rows_per_day,
+            scenario=args.scenario,
+            seed=args.seed,
+            source=args.source,
+            fmt=args.format,
+        )
+    except ValueError as exc:
+        raise CommandError(str(exc)) from exc
+    summary = {
+        "landing": str(args.landing or settings.landing_root),
+        "scenario": args.scenario,
+        "days": len(result.days),
+        "first_day": result.days[0],
+        "last_day": result.days[-1],
+        "feature_rows": result.feature_rows,
+        "label_rows": result.label_rows,
+        "seconds": round(result.seconds, 3),
+        "rows_per_s": round(result.rows_per_s),
+    }
+    print(json.dumps(summary, indent=2) if args.json else " ".join(f"{k}={v}" for k, v in summary.items()))
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="modelops", description="Airflow-native MLOps platform")
+    parser.add_argument("--version", action="version", version=f"modelops {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p_status = sub.add_parser("status", help="the platform's state")
+    p_status.add_argument("--json", action="store_true", help="print JSON")
+    p_status.add_argument("--spark", action="store_true", help="also start a Spark session and run a job")
+    p_status.set_defaults(func=_cmd_status)
+
+    p_data = sub.add_parser("data", help="synthetic data").add_subparsers(dest="data_command", required=True)
+    p_gen = p_data.add_parser("generate", help="write daily landing partitions with drift scenarios")
+    p_gen.add_argument("--start", type=date.fromisoformat, default=date(2026, 1, 1), help="first day (YYYY-MM-DD)")
+    p_gen.add_argument("--days", type=int, default=14)
+    p_gen.add_argument("--rows-per-day", type=int, default=20_000)
+    p_gen.add_argument("--scenario", default="drift", help="baseline | drift | schema_break")
+    p_gen.add_argument("--seed", type=int, default=42)
+    p_gen.add_argument("--source", default="customers")
+    p_gen.add_argument("--format", default="parquet", choices=["parquet", "csv"])
+    p_gen.add_argument("--landing", type=_path, default=None, help="landing root (default <lake>/landing)")
+    p_gen.add_argument("--json", action="store_true")
+    p_gen.set_defaults(func=_cmd_data_generate)
+    return parser
+
+
+def _path(text: str) -> Any:
+    from pathlib import Path
+
+    return Path(text)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace, Settings], int] = args.func
+    try:
+        return func(args, get_settings())
+    except (SettingsError, CommandError) as exc:
+        print(f"modelops: error: {exc}", file=sys.stderr)
+        return EXIT_USER_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

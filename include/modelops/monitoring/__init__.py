@@ -1,0 +1,1 @@
+"""Monitoring: the time-series store and, later, alerts and anomaly flags."""
