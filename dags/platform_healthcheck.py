@@ -9,7 +9,7 @@ Checks that every component of the platform is reachable **and writable**, and r
 | `check_lake` | writes and reads back a parquet file under the lake root |
 | `check_store` | migrates the monitoring store, writes a probe row and reads it back |
 | `check_mlflow` | logs a run with a metric and an artifact, reads it back, queries the registry |
-| `check_spark` | starts a session (connection `spark_default`, else `MODELOPS_SPARK_MASTER`), runs an aggregate and a Python UDF |
+| `check_spark` | starts a session (`spark_default`, else `MODELOPS_SPARK_MASTER`), runs an aggregate and a Python UDF |
 | `report` | writes `<home>/reports/healthcheck.json` and logs a summary |
 
 A failing check fails its task with one line naming the setting to fix; `report` still runs, lists it,\nand fails the run.

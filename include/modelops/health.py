@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -127,7 +127,7 @@ def check_spark_static(settings: Settings) -> ComponentStatus:
     )
 
 
-def collect(settings: Settings, checks: list[Callable[[Settings], ComponentStatus]]) -> dict[str, ComponentStatus]:
+def collect(settings: Settings, checks: Sequence[Callable[[Settings], ComponentStatus]]) -> dict[str, ComponentStatus]:
     """Run ``checks``; a failure becomes ``ok=False`` with its one-line message."""
     results: dict[str, ComponentStatus] = {}
     for check in checks:

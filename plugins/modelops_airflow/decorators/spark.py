@@ -43,7 +43,7 @@ def resolve_master(conn_id: str | None) -> tuple[str, dict[str, str]]:
     return get_settings().spark_master, {}
 
 
-class _SparkDecoratedOperator(DecoratedOperator, PySparkOperator):
+class _SparkDecoratedOperator(DecoratedOperator, PySparkOperator):  # type: ignore[misc]
     custom_operator_name = "@spark_task"
 
     def __init__(

@@ -12,6 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
+
 from modelops import datasets as D
 
 DAY0 = dt.date(2024, 1, 1)
