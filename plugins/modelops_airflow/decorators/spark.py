@@ -38,7 +38,11 @@ def resolve_master(conn_id: str | None) -> tuple[str, dict[str, str]]:
             if conn.conn_type == SparkConnectHook.conn_type:
                 url = SparkConnectHook(conn_id).get_connection_url()
             else:
-                url = f"{conn.host}:{conn.port}" if conn.port else (conn.host or "local[*]")
+                host = conn.host or "local[*]"
+                # AIRFLOW_CONN_SPARK_DEFAULT='spark://master:7077' parses to host 'master': restore the scheme.
+                if conn.conn_type == "spark" and "://" not in host and not host.startswith(("local", "yarn")):
+                    host = f"spark://{host}"
+                url = f"{host}:{conn.port}" if conn.port else host
             return url, {str(k): str(v) for k, v in conn.extra_dejson.items()}
     return get_settings().spark_master, {}
 
