@@ -2,6 +2,7 @@
 
 ``modelops status [--json] [--spark]``   the platform's state
 ``modelops data generate ...``           synthetic landing data with drift scenarios
+``modelops audit verify``                check the audit log's hash chain (exit 1 if broken)
 
 Errors a user can fix (bad settings, unreachable components, bad arguments) print one line
 ``modelops: error: ...`` and exit 2; nothing prints a traceback for them.
@@ -40,7 +41,25 @@ def status(settings: Settings, *, spark: bool = False) -> dict[str, Any]:
         "mlflow_tracking_uri": settings.mlflow_tracking_uri,
         "monitoring_store_url": safe_url(settings.store_url),
         "components": {name: {k: v for k, v in c.as_dict().items() if k != "name"} for name, c in components.items()},
+        "models": _models(settings) if components["mlflow"].ok and components["store"].ok else {},
+        "audit": _audit(settings) if components["store"].ok else {"events": None, "chain_ok": None},
     }
+
+
+def _models(settings: Settings) -> dict[str, Any]:
+    from modelops.registry import ModelRegistry
+
+    registry = ModelRegistry(settings)
+    return {name: registry.describe(name) for name in registry.model_names()}
+
+
+def _audit(settings: Settings) -> dict[str, Any]:
+    from modelops.governance import AuditLog
+    from modelops.monitoring.store import open_store
+
+    log = AuditLog(open_store(settings.store_url))
+    result = log.verify()
+    return {"events": result.count, "chain_ok": result.ok, "problems": result.problems[:20]}
 
 
 def _cmd_status(args: argparse.Namespace, settings: Settings) -> int:
@@ -85,6 +104,14 @@ def _cmd_data_generate(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
+    from modelops.governance import verify_command
+
+    code, text = verify_command(settings)
+    print(text)
+    return code
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modelops", description="Airflow-native MLOps platform")
     parser.add_argument("--version", action="version", version=f"modelops {__version__}")
@@ -107,6 +134,10 @@ def build_parser() -> argparse.ArgumentParser:
     p_gen.add_argument("--landing", type=_path, default=None, help="landing root (default <lake>/landing)")
     p_gen.add_argument("--json", action="store_true")
     p_gen.set_defaults(func=_cmd_data_generate)
+
+    p_audit = sub.add_parser("audit", help="the registry audit log").add_subparsers(dest="audit_command", required=True)
+    p_verify = p_audit.add_parser("verify", help="check the hash chain; names any edited or deleted row")
+    p_verify.set_defaults(func=_cmd_audit_verify)
     return parser
 
 
@@ -122,9 +153,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     func: Callable[[argparse.Namespace, Settings], int] = args.func
     try:
         return func(args, get_settings())
-    except (SettingsError, CommandError) as exc:
-        print(f"modelops: error: {exc}", file=sys.stderr)
+    except Exception as exc:
+        if not isinstance(exc, _user_errors()):
+            raise
+        print(f"modelops: error: {str(exc).strip().splitlines()[0]}", file=sys.stderr)
         return EXIT_USER_ERROR
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """Failures a user fixes by changing a setting or an argument: one line, no traceback."""
+    from modelops.monitoring.store import StoreUnavailableError
+    from modelops.registry import RegistryError
+    from modelops.tracking import TrackingUnavailableError
+
+    return SettingsError, CommandError, StoreUnavailableError, TrackingUnavailableError, RegistryError
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ being set by someone else.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from modelops.settings import ENV_TRACKING_URI, Settings
@@ -22,6 +23,11 @@ def client(settings: Settings) -> MlflowClient:
     """An ``MlflowClient`` for tracking and registry at the configured URI; also sets MLflow's globals."""
     import mlflow
 
+    # The platform retries whole operations with its own backoff (modelops.registry.RetryPolicy) and Airflow
+    # retries tasks; MLflow's per-request retries (7 with exponential backoff by default) would multiply those
+    # into minutes of silence before an "MLflow unreachable" error. A deployment can still set these itself.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
     mlflow.set_tracking_uri(settings.mlflow_tracking_uri)
     mlflow.set_registry_uri(settings.mlflow_tracking_uri)
     return mlflow.MlflowClient(tracking_uri=settings.mlflow_tracking_uri, registry_uri=settings.mlflow_tracking_uri)

@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 
 SQL_DIR = Path(__file__).resolve().parent.parent / "sql"
 _DIALECT_DIRS = {"sqlite": "sqlite", "postgresql": "postgresql"}
+# How long MonitoringStore.locked waits for a holder; SQLite's busy timeout on the engine is the same.
+LOCK_WAIT_S = 30
 
 
 class StoreUnavailableError(RuntimeError):
@@ -91,6 +93,54 @@ class MonitoringStore:
         except OperationalError as exc:
             first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
             raise StoreUnavailableError(f"{ENV_STORE_URL}={safe_url(self.url)}: cannot use the store: {first}") from exc
+
+    @contextmanager
+    def locked(self, name: str) -> Iterator[Connection]:
+        """A transaction holding the exclusive lock ``name`` until the block exits.
+
+        Commits on normal exit and rolls back on an exception, like :meth:`begin`. Holders of the same
+        name are serialized across threads and processes sharing the store. On PostgreSQL the lock is a
+        row lock on ``modelops_locks`` (other names do not wait); on SQLite it is the database write lock
+        (``BEGIN IMMEDIATE``), so every writer of the file waits, whatever the name. Waiting is bounded
+        by :data:`LOCK_WAIT_S`; a timeout raises :class:`StoreUnavailableError` naming the lock.
+        Inside the block, take further locks with :meth:`lock_within` on the yielded connection (a second
+        :meth:`locked` in the same thread would wait for itself on SQLite).
+
+        :param name: the lock's name, e.g. ``registry:churn_classifier``.
+        """
+        with self.begin() as conn:
+            if self.dialect == "sqlite":
+                # pysqlite opens transactions lazily and deferred; a deferred transaction that has read
+                # can get SQLITE_BUSY instead of waiting, so take the write lock before anything else.
+                self._lock_statement(conn, name, "BEGIN IMMEDIATE", {})
+            self.lock_within(conn, name)
+            yield conn
+
+    def lock_within(self, conn: Connection, name: str) -> None:
+        """Take the lock ``name`` inside the caller's transaction ``conn``; released when it ends.
+
+        The lock statement is an ``UPDATE`` of the lock's row: PostgreSQL holds the row lock to the end
+        of the transaction and makes other takers wait; on SQLite the write itself takes the database lock.
+
+        :param conn: a connection inside a transaction, usually the one :meth:`locked` yielded.
+        :param name: the lock's name.
+        """
+        if self.dialect == "postgresql":
+            # Without a bound, a holder stuck on a dead client would block takers forever.
+            self._lock_statement(conn, name, f"SET LOCAL lock_timeout = '{int(LOCK_WAIT_S * 1000)}ms'", {})
+        # The row may not exist yet; concurrent first takers both succeed (one inserts, one waits then skips).
+        row = {"n": name}
+        self._lock_statement(
+            conn, name, "INSERT INTO modelops_locks (name, token) VALUES (:n, 0) ON CONFLICT (name) DO NOTHING", row
+        )
+        self._lock_statement(conn, name, "UPDATE modelops_locks SET token = token + 1 WHERE name = :n", row)
+
+    def _lock_statement(self, conn: Connection, name: str, sql: str, params: Mapping[str, Any]) -> None:
+        try:
+            conn.execute(sa.text(sql), params)
+        except OperationalError as exc:
+            first = str(exc.orig).strip().splitlines()[0] if exc.orig else str(exc)
+            raise StoreUnavailableError(f"{ENV_STORE_URL}={safe_url(self.url)}: cannot take lock {name!r}: {first}") from exc
 
     def migrate(self) -> list[str]:
         """Apply pending DDL files in order. Returns the names applied now (idempotent)."""
