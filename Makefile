@@ -17,6 +17,8 @@ export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__API__PORT := $(AIRFLOW_PORT)
 export AIRFLOW__CORE__EXECUTION_API_SERVER_URL := http://localhost:$(AIRFLOW_PORT)/execution/
 export AIRFLOW__CORE__SIMPLE_AUTH_MANAGER_USERS ?= admin:admin
+# Who may change the registry. `dag_test` is the user of `dag.test()` runs (the demo); `admin` is the UI login.
+export MODELOPS_ROLES ?= admin:*;airflow:register,promote,approve,rollback;dag_test:register,promote,rollback
 # pyspark workers must run the venv's interpreter, whatever python is first on PATH.
 export PYSPARK_PYTHON := $(CURDIR)/$(BIN)/python
 export PYSPARK_DRIVER_PYTHON := $(CURDIR)/$(BIN)/python

@@ -36,6 +36,8 @@ def pytest_configure(config: pytest.Config) -> None:
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
         "AIRFLOW__LOGGING__LOGGING_LEVEL": "WARNING",
+        # dag.test() runs are triggered by the user "dag_test"; admin is the human in unit tests.
+        "MODELOPS_ROLES": "admin:*;airflow:register,promote,approve,rollback;dag_test:register,promote,rollback",
         "PYSPARK_PYTHON": sys.executable,
         "PYSPARK_DRIVER_PYTHON": sys.executable,
     }

@@ -94,7 +94,7 @@ class RetryPolicy:
 
 
 def _is_permanent(exc: BaseException) -> bool:
-    return getattr(exc, "error_code", None) in _PERMANENT
+    return isinstance(exc, RegistryError) or getattr(exc, "error_code", None) in _PERMANENT
 
 
 def _first_line(exc: BaseException) -> str:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 # Later issues append their DAGs here, in lifecycle order.
-DEMO_DAGS: tuple[str, ...] = ("platform_healthcheck",)
+DEMO_DAGS: tuple[str, ...] = ("platform_healthcheck", "model_bootstrap")
 DEMO_START = date(2026, 1, 1)
 DEMO_DAYS = 14
 DEMO_ROWS_PER_DAY = 20_000
@@ -85,6 +85,7 @@ def main() -> int:
         state = outcome["state"].removeprefix("DagRunState.")
         print(f"  dag      {outcome['dag_id']}: {state} in {outcome['seconds']}s  [{tasks}]")
         print(f"           log {outcome['log']}")
+    _print_models(settings)
     _print_where_to_look(settings)
     failed = [o["dag_id"] for o in outcomes if not o["state"].endswith("success")]
     if failed:
@@ -92,6 +93,23 @@ def main() -> int:
         return 1
     print("demo OK")
     return 0
+
+
+def _print_models(settings: Any) -> None:
+    """The registry's state and the audit chain, as `modelops status` reports them."""
+    from modelops.cli import status
+
+    state = status(settings)
+    for name, model in state["models"].items():
+        aliases = ", ".join(f"{a}=v{v}" for a, v in sorted(model["aliases"].items())) or "no aliases"
+        champ = model["metrics"].get("champion", {})
+        figures = "  ".join(f"{k} {champ[k]:.3f}" for k in ("roc_auc", "f1", "log_loss", "brier", "ece") if k in champ)
+        print(f"  model    {name}: versions {', '.join(model['versions'])}; {aliases}")
+        if figures:
+            print(f"           champion holdout: {figures}")
+    audit = state["audit"]
+    print(f"  audit    {audit['events']} event(s), hash chain {'intact' if audit['chain_ok'] else 'BROKEN'}"
+          "  (modelops audit verify)")
 
 
 def _print_where_to_look(settings: Any) -> None:

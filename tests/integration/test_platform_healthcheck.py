@@ -8,14 +8,7 @@ import pytest
 pytestmark = [pytest.mark.e2e]
 
 
-def _dag(dag_id: str):
-    from airflow.dag_processing.dagbag import DagBag
-
-    from modelops_airflow.dagbag import dags_folder
-
-    bag = DagBag(dag_folder=str(dags_folder()))
-    assert bag.import_errors == {}
-    return bag.dags[dag_id]
+from tests.integration.conftest import load_dag as _dag
 
 
 def test_healthcheck_dag_succeeds_and_writes_report(airflow_db: Path, spark: object, session_settings) -> None:

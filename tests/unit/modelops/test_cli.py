@@ -66,3 +66,36 @@ def test_data_generate_writes_partitions(capsys: pytest.CaptureFixture[str], tmp
     summary = json.loads(capsys.readouterr().out)
     assert summary["days"] == 2 and summary["feature_rows"] == 1000
     assert len(list((tmp_path / "customers").glob("ds=*/*.parquet"))) == 2
+
+
+def test_status_reports_models_and_audit_and_verify_names_a_tampered_row(tmp_path: Path) -> None:
+    from datetime import date
+
+    import sqlalchemy as sa
+
+    from modelops import datasets, training
+    from modelops.registry import ModelRegistry
+    from modelops.settings import ensure_home, load_settings
+
+    env = {"MODELOPS_HOME": str(tmp_path / "h")}
+    settings = ensure_home(load_settings(env))
+    datasets.write_landing(settings.landing_root, start=date(2026, 1, 1), days=4, rows_per_day=500, scenario="baseline")
+    data = training.load_labeled(settings.landing_root, training.TrainingWindow(date(2026, 1, 1), date(2026, 1, 1)))
+    result = training.train_and_log(settings, data, model_name="cli_model", candidate="logreg")
+    registry = ModelRegistry(settings)
+    version = registry.register("cli_model", result.model_uri, run_id=result.run_id, actor="admin")
+    registry.promote("cli_model", version, expected_champion=None, actor="admin")
+
+    state = json.loads(_modelops("status", "--json", env=env).stdout)
+    assert state["models"]["cli_model"]["aliases"] == {"champion": version}
+    assert state["models"]["cli_model"]["metrics"]["champion"]["roc_auc"] > 0.5
+    assert state["audit"]["events"] == 2 and state["audit"]["chain_ok"] is True
+    assert _modelops("audit", "verify", env=env).returncode == 0
+
+    engine = sa.create_engine(settings.store_url)
+    with engine.begin() as conn:
+        conn.execute(sa.text("UPDATE audit_log SET reason = 'nothing to see' WHERE seq = 1"))
+    engine.dispose()
+    broken = _modelops("audit", "verify", env=env)
+    assert broken.returncode == 1 and "row 1" in broken.stdout and "edited" in broken.stdout
+    assert json.loads(_modelops("status", "--json", env=env).stdout)["audit"]["chain_ok"] is False
