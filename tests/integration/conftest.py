@@ -6,6 +6,23 @@ from pathlib import Path
 import pytest
 
 
+class Dags:
+    """Load DAGs from the configured dags folder and read run outcomes (the ``dags`` fixture)."""
+
+    @staticmethod
+    def load(dag_id: str):
+        return load_dag(dag_id)
+
+    @staticmethod
+    def states(run) -> dict[str, str]:
+        return task_states(run)
+
+
+@pytest.fixture(scope="session")
+def dags(airflow_db) -> Dags:
+    return Dags()
+
+
 def load_dag(dag_id: str):
     from airflow.dag_processing.dagbag import DagBag
 

@@ -2,21 +2,19 @@ from __future__ import annotations
 
 import pytest
 
-from tests.integration.conftest import load_dag, task_states
-
 pytestmark = [pytest.mark.e2e]
 MODEL = "churn_bootstrap_it"
 
 
-def test_bootstrap_trains_registers_promotes_then_is_idempotent(airflow_db, session_settings, demo_landing) -> None:
+def test_bootstrap_trains_registers_promotes_then_is_idempotent(dags, session_settings, demo_landing) -> None:
     from modelops.governance import AuditLog
     from modelops.monitoring.store import open_store
     from modelops.registry import ModelRegistry
 
-    dag = load_dag("model_bootstrap")
+    dag = dags.load("model_bootstrap")
     conf = {"model_name": MODEL, "train_days": 3, "candidate": "logreg"}
     first = dag.test(run_conf=conf)
-    states = task_states(first)
+    states = dags.states(first)
     assert str(first.state).endswith("success"), states
     assert set(states.values()) == {"success"}, states
 
@@ -29,23 +27,23 @@ def test_bootstrap_trains_registers_promotes_then_is_idempotent(airflow_db, sess
 
     # a champion exists: nothing happens without force
     second = dag.test(run_conf=conf)
-    states = task_states(second)
+    states = dags.states(second)
     assert states["should_train"] == "success"
     assert {states[t] for t in ("train", "register", "promote")} == {"skipped"}
     assert registry.aliases(MODEL) == {"champion": "1"}
 
     # force: a new version replaces the champion it saw (compare-and-set)
     third = dag.test(run_conf={**conf, "force": True})
-    assert str(third.state).endswith("success"), task_states(third)
+    assert str(third.state).endswith("success"), dags.states(third)
     assert registry.aliases(MODEL) == {"champion": "2", "previous_champion": "1"}
     assert AuditLog(open_store(session_settings.store_url)).verify().ok
 
 
-def test_bootstrap_with_no_data_fails_clearly(airflow_db, session_settings, demo_landing) -> None:
-    dag = load_dag("model_bootstrap")
+def test_bootstrap_with_no_data_fails_clearly(dags, session_settings, demo_landing) -> None:
+    dag = dags.load("model_bootstrap")
     for task in dag.tasks:
         task.retries = 0
     run = dag.test(run_conf={"model_name": "churn_nodata_it", "start": "2030-01-01", "train_days": 2})
-    states = task_states(run)
+    states = dags.states(run)
     assert str(run.state).endswith("failed") and states["train"] == "failed"
     assert states["register"] == "upstream_failed"

@@ -8,11 +8,10 @@ import pytest
 pytestmark = [pytest.mark.e2e]
 
 
-from tests.integration.conftest import load_dag as _dag
 
 
-def test_healthcheck_dag_succeeds_and_writes_report(airflow_db: Path, spark: object, session_settings) -> None:
-    run = _dag("platform_healthcheck").test()
+def test_healthcheck_dag_succeeds_and_writes_report(dags, airflow_db: Path, spark: object, session_settings) -> None:
+    run = dags.load("platform_healthcheck").test()
     states = {ti.task_id: str(ti.state) for ti in run.get_task_instances()}
     assert str(run.state).endswith("success"), states
     assert all(s.endswith("success") for s in states.values()), states
@@ -23,13 +22,13 @@ def test_healthcheck_dag_succeeds_and_writes_report(airflow_db: Path, spark: obj
 
 
 def test_healthcheck_dag_fails_when_the_store_is_unreachable(
-    airflow_db: Path, spark: object, session_settings, monkeypatch: pytest.MonkeyPatch
+    dags, airflow_db: Path, spark: object, session_settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from modelops.settings import get_settings
 
     monkeypatch.setenv("MODELOPS_STORE_URL", "postgresql://nobody@127.0.0.1:1/none")
     get_settings.cache_clear()
-    dag = _dag("platform_healthcheck")
+    dag = dags.load("platform_healthcheck")
     for task in dag.tasks:  # the failure is the point here, not the retry delay
         task.retries = 0
     try:

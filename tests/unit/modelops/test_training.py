@@ -33,7 +33,7 @@ def test_load_labeled_joins_arrived_labels_only(landing: Path) -> None:
 def test_empty_window_is_a_clear_error(landing: Path) -> None:
     with pytest.raises(TrainingDataError, match=r"2027-01-01\.\.2027-01-02: no feature partitions"):
         training.load_labeled(landing, TrainingWindow(date(2027, 1, 1), date(2027, 1, 2)))
-    with pytest.raises(TrainingDataError, match="no label partitions .* arrived by 2026-01-02"):
+    with pytest.raises(TrainingDataError, match=r"no label partitions .* arrived by 2026-01-02"):
         training.load_labeled(landing, TrainingWindow(START, START), as_of=date(2026, 1, 2))
     with pytest.raises(TrainingDataError, match="1500 feature rows but no label has arrived"):
         training.load_labeled(landing, TrainingWindow(date(2026, 1, 2), date(2026, 1, 2)), as_of=date(2026, 1, 4))
