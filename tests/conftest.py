@@ -27,11 +27,21 @@ PG_ADMIN_URL = os.environ.get("MODELOPS_TEST_PG_URL", "postgresql+psycopg://post
 _SESSION_BASE = Path(tempfile.mkdtemp(prefix="modelops-tests-"))
 
 
+def _session_dags_folder() -> Path:
+    """The project's DAG files plus the test DAGs of ``tests/integration/dags`` (``dag.test()`` needs a
+    DAG's file inside the configured dags folder)."""
+    folder = _SESSION_BASE / "dags"
+    folder.mkdir(parents=True, exist_ok=True)
+    for path in [*(REPO / "dags").glob("*.py"), *(REPO / "tests" / "integration" / "dags").glob("*.py")]:
+        shutil.copy2(path, folder / path.name)
+    return folder
+
+
 def pytest_configure(config: pytest.Config) -> None:
     env = {
         "AIRFLOW_HOME": str(_SESSION_BASE / "airflow"),
         "MODELOPS_HOME": str(_SESSION_BASE / "home"),
-        "AIRFLOW__CORE__DAGS_FOLDER": str(REPO / "dags"),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(_session_dags_folder()),
         "AIRFLOW__CORE__PLUGINS_FOLDER": str(REPO / "plugins"),
         "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
         "AIRFLOW__CORE__UNIT_TEST_MODE": "False",
