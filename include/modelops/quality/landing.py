@@ -3,8 +3,9 @@
 Structural problems are checked before Spark touches the data, with cheap local reads, because Spark's own
 errors for them are late (at the first action) and long (a JVM stack trace without the file name):
 
-* parquet: the footer is read with pyarrow (a few KB): a truncated or corrupt file, or one with no
-  rows, is reported at once with its name;
+* parquet: the footer is read with pyarrow (a few KB): a truncated or corrupt file, one with no rows,
+  repeated column names or nanosecond timestamps (which Spark cannot read), or files of one partition
+  that differ in columns or types, are reported at once with the file's name;
 * CSV: the header line and the first data line are read with Python's ``csv``: an empty file, a
   header-only file, a file written with another delimiter (``a;b;c`` parsed as one column) or a header
   with repeated or empty names is reported with the file and what was found.
@@ -23,6 +24,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from pyspark.errors import AnalysisException
 from pyspark.sql import types as T
 
 from modelops.quality.errors import LandingFileError, StructuralError
@@ -74,19 +76,65 @@ def _check_not_empty(file: Path) -> None:
         raise LandingFileError(str(file), "file is empty (0 bytes)")
 
 
+def _parquet_schema(file: Path) -> tuple[int, pa.Schema]:
+    _check_not_empty(file)
+    try:
+        metadata = pq.read_metadata(file)
+        schema = metadata.schema.to_arrow_schema()
+    except (pa.ArrowException, OSError) as exc:
+        raise LandingFileError(str(file), f"not a readable parquet file (truncated or corrupt?): {exc}") from exc
+    if metadata.num_rows == 0:
+        raise LandingFileError(str(file), "parquet file has no rows")
+    repeated = sorted({name for name in schema.names if schema.names.count(name) > 1})
+    if repeated:
+        raise LandingFileError(str(file), f"parquet file repeats column(s) {repeated}")
+    # pandas writes datetime64[ns] as nanosecond timestamps; Spark refuses the whole file without naming it.
+    nanos = {field.name: f"has type {field.type}: Spark cannot read nanosecond timestamps; write microseconds "
+                         f"(pyarrow/pandas: coerce_timestamps='us')"
+             for field in schema if pa.types.is_timestamp(field.type) and field.type.unit == "ns"}
+    if nanos:
+        raise StructuralError(str(file), wrong_types=nanos)
+    return int(metadata.num_rows), schema
+
+
 def check_parquet(file: Path) -> int:
     """Validate a parquet file's footer and return its row count.
 
-    :raises LandingFileError: empty, truncated or corrupt (no valid footer), or zero rows.
+    :raises LandingFileError: empty, truncated or corrupt (no valid footer), zero rows, or repeated column names.
+    :raises StructuralError: a column of a type Spark cannot read (nanosecond timestamps).
     """
-    _check_not_empty(file)
+    return _parquet_schema(file)[0]
+
+
+def _schema_difference(schema: pa.Schema, first: pa.Schema) -> str:
+    types, first_types = dict(zip(schema.names, schema.types, strict=True)), dict(zip(first.names, first.types, strict=True))
+    parts = []
+    missing = [name for name in first_types if name not in types]
+    extra = [name for name in types if name not in first_types]
+    changed = [f"{name!r} {types[name]} vs {first_types[name]}" for name in types
+               if name in first_types and types[name] != first_types[name]]
+    if missing:
+        parts.append(f"lacks column(s) {missing}")
+    if extra:
+        parts.append(f"has extra column(s) {extra}")
+    if changed:
+        parts.append(f"column types differ: {', '.join(changed)}")
+    return "; ".join(parts)
+
+
+def _read_parquet(spark: SparkSession, files: list[Path], where: str) -> DataFrame:
+    schemas = {file: _parquet_schema(file)[1] for file in files}
+    first = schemas[files[0]]
+    for file, schema in schemas.items():
+        # Spark takes one file's schema: a column another file lacks would read as null, a type it
+        # stores differently would fail the job at the first action.
+        difference = _schema_difference(schema, first)
+        if difference:
+            raise LandingFileError(str(file), f"parquet schema differs from {files[0]}'s: {difference}")
     try:
-        rows = pq.read_metadata(file).num_rows
-    except (pa.ArrowException, OSError) as exc:
-        raise LandingFileError(str(file), f"not a readable parquet file (truncated or corrupt?): {exc}") from exc
-    if rows == 0:
-        raise LandingFileError(str(file), "parquet file has no rows")
-    return int(rows)
+        return spark.read.parquet(*[str(f) for f in files])
+    except AnalysisException as exc:  # a type Spark cannot read that the footer check does not know
+        raise LandingFileError(where, f"Spark cannot read the parquet schema: {str(exc).strip().splitlines()[0]}") from exc
 
 
 def _delimiter_hint(header: list[str], delimiter: str) -> str:
@@ -157,18 +205,18 @@ def read_landing(spark: SparkSession, path: Path, *, fmt: str | None = None, sui
     :param fmt: ``"parquet"`` or ``"csv"``; default from the file extension.
     :param suite: the source's suite, to check the structure right away.
     :raises LandingFileError: the path is missing or empty, a file is empty, header-only, truncated,
-        corrupt or uses another CSV delimiter; the message names the file.
-    :raises StructuralError: (with ``suite``) required columns missing, unexpected columns, or types no
-        per-row cast can fix.
+        corrupt or uses another CSV delimiter, or the files of a partition differ in columns or types; the
+        message names the file.
+    :raises StructuralError: a parquet column of a type Spark cannot read (nanosecond timestamps); with
+        ``suite``: required columns missing, unexpected columns, or types no per-row cast can fix.
     """
     files, fmt = landing_files(path, fmt)
+    where = str(files[0] if len(files) == 1 else path)
     if fmt == "parquet":
-        for file in files:
-            check_parquet(file)
-        df = spark.read.parquet(*[str(f) for f in files])
+        df = _read_parquet(spark, files, where)
     else:
         df = _read_csv(spark, files, suite.csv_delimiter if suite else ",")
-    return df if suite is None else check_structure(df, suite, file=str(files[0] if len(files) == 1 else path))
+    return df if suite is None else check_structure(df, suite, file=where)
 
 
 def _castable(found: T.DataType, wanted: str) -> bool:

@@ -137,8 +137,11 @@ def _with_duplicates(annotated: DataFrame, suite: Suite, raw_columns: Sequence[s
     entity, ts = _col(_TYPED.format(suite.entity_id)), _col(_TYPED.format(suite.timestamp))
     valid = F.size(_col(_CHECKS)) == 0
     # Content as the tie-break: equal timestamps must pick the same row in every recomputation, or
-    # good and bad (two separate Spark jobs) could disagree about which one was kept.
-    window = Window.partitionBy(entity, valid).orderBy(ts, *[_col(c).cast("string") for c in raw_columns])
+    # good and bad (two separate Spark jobs) could disagree about which one was kept. One struct key, not
+    # one key per column: each key would become an alias of a raw column, and Spark's constraint
+    # propagation doubles its constraints per such alias (2^columns: the optimizer runs out of memory).
+    content = F.struct(*[_col(c).cast("string") for c in raw_columns])
+    window = Window.partitionBy(entity, valid).orderBy(ts, content)
     first_ts = F.date_format(F.first(ts).over(window), "yyyy-MM-dd HH:mm:ss.SSSSSS")
     reason = F.concat(F.lit(f"duplicate {suite.entity_id} '"), _shown(entity), F.lit("' (first seen at "), first_ts, F.lit(")"))
     duplicate = _check(valid & (F.row_number().over(window) > 1), f"{suite.entity_id}:duplicate", reason)
