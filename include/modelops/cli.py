@@ -3,6 +3,7 @@
 ``modelops status [--json] [--spark]``   the platform's state
 ``modelops data generate ...``           synthetic landing data with drift scenarios
 ``modelops audit verify``                check the audit log's hash chain (exit 1 if broken)
+``modelops bench inference ...``         Spark scoring throughput against named baselines (source checkout)
 
 Errors a user can fix (bad settings, unreachable components, bad arguments) print one line
 ``modelops: error: ...`` and exit 2; nothing prints a traceback for them.
@@ -112,6 +113,30 @@ def _cmd_audit_verify(args: argparse.Namespace, settings: Settings) -> int:
     return code
 
 
+def _cmd_bench_inference(args: argparse.Namespace, settings: Settings) -> int:
+    if args.rows < 1 or args.repeat < 1 or args.partitions < 0:
+        raise CommandError(f"--rows and --repeat must be >= 1 and --partitions >= 0, got {args.rows}, {args.repeat}, "
+                           f"{args.partitions}")
+    bench = _bench_module("bench_inference")
+    result = bench.run(args.rows, repeat=args.repeat, partitions=args.partitions, master=args.master)
+    print(json.dumps(result) if args.json else bench.format_text(result))
+    return 0
+
+
+def _bench_module(name: str) -> Any:
+    """A benchmark script of the source checkout (``bench/<name>.py``), imported as a module."""
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "bench" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"modelops_bench_{name}", path)
+    if not path.is_file() or spec is None or spec.loader is None:
+        raise CommandError(f"benchmarks run from a source checkout: {path} not found")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="modelops", description="Airflow-native MLOps platform")
     parser.add_argument("--version", action="version", version=f"modelops {__version__}")
@@ -138,6 +163,15 @@ def build_parser() -> argparse.ArgumentParser:
     p_audit = sub.add_parser("audit", help="the registry audit log").add_subparsers(dest="audit_command", required=True)
     p_verify = p_audit.add_parser("verify", help="check the hash chain; names any edited or deleted row")
     p_verify.set_defaults(func=_cmd_audit_verify)
+
+    p_bench = sub.add_parser("bench", help="benchmarks").add_subparsers(dest="bench_command", required=True)
+    p_inf = p_bench.add_parser("inference", help="Spark scoring vs scan, in-process predict and mlflow spark_udf")
+    p_inf.add_argument("--rows", type=int, default=2_000_000, help="rows scored (default 2,000,000)")
+    p_inf.add_argument("--repeat", type=int, default=3, help="timed runs per query after a warm-up; the best counts")
+    p_inf.add_argument("--partitions", type=int, default=0, help="partitions of the cached data (default 4 x cores)")
+    p_inf.add_argument("--master", default="local[*]", help="Spark master (default local[*])")
+    p_inf.add_argument("--json", action="store_true")
+    p_inf.set_defaults(func=_cmd_bench_inference)
     return parser
 
 

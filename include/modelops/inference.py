@@ -11,18 +11,27 @@ loads them once to check they load, and keeps what the workers need:
   ``transform``; P(positive) is taken from the probability vector.
 
 :func:`score` scores every Python model in one pass: one scalar Arrow iterator UDF over the feature
-columns only, returning one struct field per model. The keep columns never leave the JVM (Spark zips
-them back with the scores row by row), so no join and no pass-through serialization. The model bytes
-travel in the UDF's closure (PySpark broadcasts closures above 1 MB), and each Python worker loads a
-model once per content digest and keeps it in :data:`_WORKER_MODELS` for later tasks. Inside workers
-OpenMP/BLAS are limited to one thread: Spark already runs one worker per core. Batches from Spark
-are regrouped to :data:`DEFAULT_BATCH_ROWS` rows before predicting, because a scikit-learn pipeline
-call has a fixed cost of milliseconds that 10,000-row Arrow batches do not amortize. Strings are
-converted to Python objects once per distinct value (Arrow dictionary encoding), not once per row.
+columns only, returning a double (one model) or a struct with one double per model. The keep columns never
+leave the JVM (Spark zips them back with the scores row by row): no join, no pass-through serialization.
+The model bytes travel in the UDF's closure (classic PySpark broadcasts closures above 1 MB), and each
+Python worker loads a model once per content digest and keeps it in :data:`_WORKER_MODELS` for later
+tasks; PySpark reuses workers across tasks and jobs of a session. In a worker:
+
+* OpenMP/BLAS are limited to one thread: Spark already runs one worker per core, and oversubscribed
+  OpenMP (every tree of a gradient-boosted model ends in a barrier) is slower than one thread;
+* after a model is loaded the worker's objects are frozen out of the garbage collector
+  (``gc.freeze``): PySpark runs a full collection after every task, and with scikit-learn, SciPy and
+  pandas loaded that walk took ~0.1 s of CPU per task, more than scoring 250,000 rows of a small model;
+* Spark's Arrow batches are regrouped to :data:`DEFAULT_BATCH_ROWS` rows: a scikit-learn pipeline call
+  has a fixed cost of milliseconds;
+* strings become Python objects once per distinct value (Arrow dictionary encoding), not once per row.
+
+:data:`ARROW_SESSION_CONF` lists session settings worth applying where sessions are built.
 """
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import io
 import pickle
@@ -48,8 +57,17 @@ SPARK = "spark"
 DEFAULT_BATCH_ROWS = 65_536
 #: Models kept loaded per Python worker process (least recently used are dropped).
 WORKER_CACHE_SIZE = 4
+#: Session settings that make Spark's Arrow transfer cheaper. Spark reads them when a query runs, not when a
+#: DataFrame is defined, so :func:`score` cannot scope them to its own query: apply them to the session
+#: (e.g. in :func:`modelops.spark.session_conf`). Measured with ``bench/bench_inference.py``: 5-10 % less
+#: JVM time per scored row. ``Int.MaxValue`` bytes turns off a per-row batch-size check; batches stay
+#: bounded by the record count.
+ARROW_SESSION_CONF: dict[str, str] = {
+    "spark.sql.execution.arrow.maxRecordsPerBatch": str(DEFAULT_BATCH_ROWS),
+    "spark.sql.execution.arrow.maxBytesPerBatch": "2147483647",
+}
 
-_STRUCT_COLUMN = "__modelops_scores"
+_SCORES_COLUMN = "__modelops_scores"
 
 
 class InferenceError(ValueError):
@@ -203,15 +221,17 @@ def score(df: DataFrame, models: Mapping[str, LoadedModel], *, feature_columns: 
     _check_columns(df, models, feature_columns, keep_columns)
     python = {name: m.shipped for name, m in models.items() if m.shipped is not None}
     scored = df
+    outputs: dict[str, Column] = {}
     if python:
         udf = _scores_udf(python, list(feature_columns), batch_rows)
-        scored = scored.withColumn(_STRUCT_COLUMN, udf(*[F.col(_quote(c)) for c in feature_columns]))
-    extra: dict[str, Column] = {name: F.col(_STRUCT_COLUMN).getField(name) for name in python}
+        scored = scored.withColumn(_SCORES_COLUMN, udf(*[F.col(_quote(c)) for c in feature_columns]))
+        for name in python:
+            outputs[name] = F.col(_SCORES_COLUMN) if len(python) == 1 else F.col(_SCORES_COLUMN).getField(name)
     for name, model in models.items():
         if model.flavor == SPARK:
             scored = _transform_spark(scored, model.spark_model, name)
-            extra[name] = F.col(_quote(name))
-    return scored.select(*[F.col(_quote(c)) for c in keep_columns], *[extra[n].alias(n) for n in models])
+            outputs[name] = F.col(_quote(name))
+    return scored.select(*[F.col(_quote(c)) for c in keep_columns], *[outputs[n].alias(n) for n in models])
 
 
 def _check_columns(df: DataFrame, models: Mapping[str, LoadedModel], feature_columns: Sequence[str],
@@ -220,6 +240,8 @@ def _check_columns(df: DataFrame, models: Mapping[str, LoadedModel], feature_col
     missing = [c for c in dict.fromkeys([*feature_columns, *keep_columns]) if c not in present]
     if missing:
         raise MissingColumnsError(f"column(s) missing from the DataFrame to score: {', '.join(missing)}")
+    if _SCORES_COLUMN in present:
+        raise InferenceError(f"the DataFrame to score has a column named {_SCORES_COLUMN!r}, which scoring uses itself")
     clashes = [name for name in models if name in keep_columns]
     if clashes:
         raise InferenceError(f"score column(s) {', '.join(clashes)} would overwrite keep column(s) of the same name")
@@ -230,10 +252,13 @@ def _quote(column: str) -> str:
 
 
 def _scores_udf(shipped: Mapping[str, ShippedModel], feature_columns: list[str], batch_rows: int) -> Any:
+    """One scalar Arrow iterator UDF for all models: a double for one model, else a struct of doubles."""
     from pyspark.sql.functions import ArrowUDFType, arrow_udf
-    from pyspark.sql.types import DoubleType, StructField, StructType
+    from pyspark.sql.types import DataType, DoubleType, StructField, StructType
 
-    return_type = StructType([StructField(name, DoubleType()) for name in shipped])
+    return_type: DataType = DoubleType()
+    if len(shipped) > 1:
+        return_type = StructType([StructField(name, DoubleType()) for name in shipped])
     scorer = BatchScorer(list(shipped.items()), feature_columns, batch_rows)
     with warnings.catch_warnings():  # "prefer type hints": a callable object's hints are not inspected
         warnings.simplefilter("ignore", UserWarning)
@@ -278,7 +303,7 @@ class BatchScorer:
         for group in _regroup(batches, self.batch_rows):
             frame = arrow_to_pandas(group, self.feature_columns)
             scores = [pa.array(predict(frame), type=pa.float64()) for predict in predictors]
-            yield pa.StructArray.from_arrays(scores, names=names)
+            yield scores[0] if len(scores) == 1 else pa.StructArray.from_arrays(scores, names=names)
 
 
 def _regroup(batches: Iterable[Any], rows: int) -> Iterator[list[pa.Array]]:
@@ -347,6 +372,10 @@ def worker_model(shipped: ShippedModel) -> Callable[[pd.DataFrame], np.ndarray]:
         _WORKER_MODELS[shipped.digest] = predict
         while len(_WORKER_MODELS) > WORKER_CACHE_SIZE:
             _WORKER_MODELS.popitem(last=False)
+        # PySpark runs a full gc.collect() after every task in a reused worker; with sklearn, scipy and
+        # pandas loaded that walk costs ~0.1 s per task. The libraries and the model live as long as the
+        # worker (an evicted model is still freed by reference counting): keep them out of that walk.
+        gc.freeze()
     _WORKER_MODELS.move_to_end(shipped.digest)
     return predict
 
