@@ -44,6 +44,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from modelops import compiled
+from modelops.compiled import LinearScore
+
 if TYPE_CHECKING:
     import numpy as np
     import pandas as pd
@@ -53,6 +56,8 @@ if TYPE_CHECKING:
 SKLEARN = "sklearn"
 PYFUNC = "pyfunc"
 SPARK = "spark"
+#: A linear model compiled to a Spark SQL expression (:mod:`modelops.compiled`): no Python worker at all.
+COMPILED = "compiled"
 #: Rows per model call inside a Python worker (Spark's Arrow batches are regrouped to this size).
 DEFAULT_BATCH_ROWS = 65_536
 #: Models kept loaded per Python worker process (least recently used are dropped).
@@ -107,12 +112,14 @@ class LoadedModel:
     :param flavor: :data:`SKLEARN`, :data:`PYFUNC` or :data:`SPARK`.
     :param shipped: the worker payload (Python flavors).
     :param spark_model: the loaded Spark ML model (:data:`SPARK` flavor), driver only.
+    :param linear: the model as a Spark SQL expression (:data:`COMPILED` flavor; see :mod:`modelops.compiled`).
     """
 
     uri: str
     flavor: str
     shipped: ShippedModel | None = None
     spark_model: Any = field(default=None, repr=False)
+    linear: LinearScore | None = None
 
     @property
     def digest(self) -> str:
@@ -121,11 +128,13 @@ class LoadedModel:
 
 # ------------------------------------------------------------------------------------------ driver: fetch
 
-def fetch_model(uri: str, *, tracking_uri: str) -> LoadedModel:
+def fetch_model(uri: str, *, tracking_uri: str, compile_linear: bool = True) -> LoadedModel:
     """Download ``uri`` from MLflow at ``tracking_uri`` and prepare it for :func:`score` (driver, once per task).
 
     :param uri: a model URI (``models:/name/3``, ``models:/name@champion``, ``runs:/...``, a path).
     :param tracking_uri: the MLflow tracking and registry URI.
+    :param compile_linear: score a binary logistic regression as a Spark SQL expression (same scores, no
+        Python worker); ``False`` forces the Arrow UDF path.
     :raises ModelNotFoundError: the URI resolves to nothing.
     :raises InferenceError: it cannot be downloaded or is not a model this module can score.
     """
@@ -140,7 +149,11 @@ def fetch_model(uri: str, *, tracking_uri: str) -> LoadedModel:
         if SPARK in flavors:
             return LoadedModel(uri, SPARK, spark_model=_load_spark(uri, local))
         if SKLEARN in flavors:
-            return LoadedModel(uri, SKLEARN, shipped=_ship_sklearn(uri, local))
+            estimator = _load_sklearn_estimator(uri, local)
+            linear = compiled.compile_linear(estimator) if compile_linear else None
+            if linear is not None:
+                return LoadedModel(uri, COMPILED, linear=linear)
+            return LoadedModel(uri, SKLEARN, shipped=_ship_sklearn(uri, estimator))
         if "python_function" in flavors:
             return LoadedModel(uri, PYFUNC, shipped=_ship_pyfunc(uri, local))
     raise InferenceError(f"model {uri!r}: flavors {sorted(flavors)} include none of sklearn, python_function, spark")
@@ -161,10 +174,16 @@ def _download(uri: str, tracking_uri: str, dst: str) -> str:
         raise ModelNotFoundError(f"model {uri!r} not found: {_first_line(exc)}") from exc
 
 
-def _ship_sklearn(uri: str, local: Path) -> ShippedModel:
+def _load_sklearn_estimator(uri: str, local: Path) -> Any:
     import mlflow.sklearn
 
-    estimator = mlflow.sklearn.load_model(str(local))
+    try:
+        return mlflow.sklearn.load_model(str(local))
+    except Exception as exc:  # skops refuses untrusted types, unpickling fails, ...: all mean "cannot load"
+        raise InferenceError(f"model {uri!r}: cannot load the scikit-learn model: {_first_line(exc)}") from exc
+
+
+def _ship_sklearn(uri: str, estimator: Any) -> ShippedModel:
     classes = getattr(estimator, "classes_", None) if hasattr(estimator, "predict_proba") else None
     if classes is not None and len(classes) != 2:
         raise InferenceError(f"model {uri!r}: {len(classes)} classes; scoring needs a binary classifier or a regressor")
@@ -228,6 +247,8 @@ def score(df: DataFrame, models: Mapping[str, LoadedModel], *, feature_columns: 
         for name in python:
             outputs[name] = F.col(_SCORES_COLUMN) if len(python) == 1 else F.col(_SCORES_COLUMN).getField(name)
     for name, model in models.items():
+        if model.linear is not None:
+            outputs[name] = model.linear.column()
         if model.flavor == SPARK:
             scored = _transform_spark(scored, model.spark_model, name)
             outputs[name] = F.col(_quote(name))
@@ -237,7 +258,8 @@ def score(df: DataFrame, models: Mapping[str, LoadedModel], *, feature_columns: 
 def _check_columns(df: DataFrame, models: Mapping[str, LoadedModel], feature_columns: Sequence[str],
                    keep_columns: Sequence[str]) -> None:
     present = set(df.columns)
-    missing = [c for c in dict.fromkeys([*feature_columns, *keep_columns]) if c not in present]
+    linear_inputs = [c for m in models.values() if m.linear is not None for c in m.linear.columns]
+    missing = [c for c in dict.fromkeys([*feature_columns, *linear_inputs, *keep_columns]) if c not in present]
     if missing:
         raise MissingColumnsError(f"column(s) missing from the DataFrame to score: {', '.join(missing)}")
     if _SCORES_COLUMN in present:

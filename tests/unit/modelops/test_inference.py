@@ -207,3 +207,61 @@ def test_bench_cli_rejects_bad_arguments_in_one_line(capsys: pytest.CaptureFixtu
     assert main(["bench", "inference", "--rows", "0"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("modelops: error: --rows and --repeat must be >= 1") and err.count("\n") == 1
+
+
+# ------------------------------------------------------------------------------------------ compiled linear models
+
+def test_logistic_regression_is_compiled_to_a_spark_expression(spark, tmp_path) -> None:
+    import mlflow
+    import numpy as np
+    import pandas as pd
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import StandardScaler
+
+    from modelops import inference
+
+    rng = np.random.default_rng(3)
+    frame = pd.DataFrame({"a": rng.normal(50, 10, 400), "b": rng.normal(0, 1, 400), "c": rng.exponential(2, 400)})
+    label = (frame["a"] / 10 + frame["b"] - frame["c"] + rng.normal(0, 1, 400) > 4).astype(int)
+    model = make_pipeline(StandardScaler(), StandardScaler(with_mean=False), LogisticRegression()).fit(frame, label)
+    tracking = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    mlflow.set_tracking_uri(tracking)
+    exp = mlflow.create_experiment("compiled", artifact_location=str(tmp_path / "art"))
+    with mlflow.start_run(experiment_id=exp):
+        uri = mlflow.sklearn.log_model(model, name="m", serialization_format="cloudpickle").model_uri
+
+    fetched = inference.fetch_model(uri, tracking_uri=tracking)
+    assert fetched.flavor == inference.COMPILED and fetched.linear is not None
+    python_path = inference.fetch_model(uri, tracking_uri=tracking, compile_linear=False)
+    assert python_path.flavor == inference.SKLEARN
+
+    df = spark.createDataFrame(frame.assign(id=range(len(frame))))
+    scored = inference.score(df, {"p": fetched, "q": python_path}, feature_columns=["a", "b", "c"],
+                             keep_columns=["id"]).toPandas().sort_values("id")
+    expected = model.predict_proba(frame)[:, 1]
+    np.testing.assert_allclose(scored["p"].to_numpy(), expected, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(scored["q"].to_numpy(), expected, rtol=0, atol=1e-9)
+    def plan(m):
+        out = inference.score(df, {"p": m}, feature_columns=["a", "b", "c"], keep_columns=["id"])
+        return out._jdf.queryExecution().executedPlan().toString()
+
+    assert "ArrowEvalPython" in plan(python_path)
+    assert "ArrowEvalPython" not in plan(fetched)  # compiled: no Python worker at all
+
+
+def test_other_shapes_are_not_compiled() -> None:
+    import numpy as np
+    from sklearn.ensemble import RandomForestClassifier
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import MinMaxScaler
+
+    from modelops.compiled import compile_linear
+
+    x, y = np.arange(40.0).reshape(20, 2), np.array([0, 1] * 10)
+    assert compile_linear(RandomForestClassifier(n_estimators=2).fit(x, y)) is None
+    assert compile_linear(make_pipeline(MinMaxScaler(), LogisticRegression()).fit(x, y)) is None
+    three = LogisticRegression().fit(x, np.array([0, 1, 2, 0] * 5))
+    assert compile_linear(three, ["a", "b"]) is None
+    assert compile_linear(LogisticRegression().fit(x, y), ["a", "b"]) is not None
