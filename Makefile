@@ -59,6 +59,7 @@ airflow: setup
 
 bench: setup
 	$(BIN)/python bench/bench_datasets.py --rows 1000000 --json
+	$(BIN)/modelops bench inference --rows 2000000 --json
 
 clean:
 	rm -rf .modelops .airflow .pytest_cache .mypy_cache .ruff_cache coverage.xml
