@@ -112,6 +112,8 @@ def run_batch(spark: SparkSession, settings: Settings, request: ScoringRequest, 
         quality.gate(raw, suite, file=file)
     with watch.stage("quarantine"):
         good, bad = quality.quarantine(raw, suite)
+        # Counted, written and counted again: keep the annotated bad rows instead of re-deriving them each time.
+        bad = bad.cache()
         reasons = quality.rule_counts(bad)
     with watch.stage("transform"):
         pipeline = features.apply_processors(good, features.default_processors(suite, lake_root=settings.lake_root))
@@ -132,6 +134,7 @@ def run_batch(spark: SparkSession, settings: Settings, request: ScoringRequest, 
         written.unpersist()
         rows_quarantined = bad.count()
         rows_dropped = pipeline.dropped.count() if pipeline.dropped is not None else 0
+    bad.unpersist()
     raw.unpersist()
     quality.check_accounting(file, rows_in, good=rows_scored, quarantined=rows_quarantined, dropped=rows_dropped)
     return BatchRecord(
